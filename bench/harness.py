@@ -43,12 +43,16 @@ def session_cookie(user, *, otp_device=None):
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
+    from calnet_survey.middleware import SessionRefreshMiddleware
+
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if otp_device is not None:
         session["otp_device_id"] = otp_device.persistent_id
+    # As after a real sign-in: the request that signed in marked the session refreshed.
+    session[SessionRefreshMiddleware.KEY] = int(time.time())
     session.create()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 

@@ -66,12 +66,18 @@ def env_choice(name, default, choices):
     return value
 
 
-def database_from_url(url, *, name="DATABASE_URL", pool_size=4):
+def database_from_url(url, *, name="DATABASE_URL", pool_size=4, prepared_statements=True):
     """Turn `sqlite:///path` or `postgres://user:pass@host:port/db` into a DATABASES entry.
 
     PostgreSQL goes through psycopg 3 with Django's connection pool; health
     checks let the pool drop a dead connection after a database restart
     instead of handing it to a request.
+
+    `prepared_statements`: server-side parameter binding, so that psycopg prepares
+    a query a connection has run a few times and PostgreSQL stops planning it
+    again. Planning the survey's joins took longer than running them (about 4 ms
+    against 0.3 ms for the page's main query). Turn it off behind a pooler in
+    transaction mode (PgBouncer before 1.21), which cannot keep prepared statements.
     """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -94,6 +100,9 @@ def database_from_url(url, *, name="DATABASE_URL", pool_size=4):
         options = dict(query)
         if pool_size > 0:
             options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+        if prepared_statements:
+            # Prepare a query at its second run on a connection (Django's default: never).
+            options.update(server_side_binding=True, prepare_threshold=2)
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": database,

@@ -108,7 +108,13 @@ if DATABASE_URL is None:
     # git-ignored): create it so any manage.py command works from the first one.
     VAR_DIR.mkdir(exist_ok=True)
     DATABASE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": database_from_url(DATABASE_URL, pool_size=env_int("DATABASE_POOL_SIZE", 4))}
+DATABASES = {
+    "default": database_from_url(
+        DATABASE_URL,
+        pool_size=env_int("DATABASE_POOL_SIZE", 4),
+        prepared_statements=env_bool("DATABASE_PREPARED_STATEMENTS", True),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

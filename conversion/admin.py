@@ -8,9 +8,11 @@ CSV files. The admin asks the model permissions, never the group names.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, Max, OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -296,6 +298,27 @@ class ReopenForm(forms.Form):
     )
 
 
+class ResponseChangeList(ChangeList):
+    """The responses list, with each shown row's last reminder read in one query."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        rows = list(self.result_list)
+        sent = (
+            OutboundEmail.objects.filter(
+                kind__in=REMINDER_KINDS,
+                sent_at__isnull=False,
+                department__in=[r.department_id for r in rows],
+            )
+            .values_list("campaign", "department")
+            .annotate(last=Max("sent_at"))
+            .order_by()
+        )
+        last = {(campaign, department): when for campaign, department, when in sent}
+        for row in rows:
+            row.last_reminded = last.get((row.campaign_id, row.department_id))
+
+
 @admin.register(Response)
 class ResponseAdmin(HistoryAdmin):
     list_display = [
@@ -330,7 +353,10 @@ class ResponseAdmin(HistoryAdmin):
         "=coordinator__email",
     ]
     search_help_text = "Department name or code, or a person's full email address."
-    list_select_related = ["department", "campaign", "manager", "coordinator"]
+    # Only the department is joined: it orders the list. The people and the last
+    # reminder are read for the 50 rows shown (see get_queryset and ResponseChangeList);
+    # joining them for all 5,000 rows before sorting took most of the list's query time.
+    list_select_related = ["department"]
     list_per_page = 50  # Django renders each cell of the changelist in Python: 50 rows halve it
     show_full_result_count = False
     actions = ["accept_selected", "send_reminders", *EXPORT_ACTIONS]
@@ -343,7 +369,10 @@ class ResponseAdmin(HistoryAdmin):
         )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(last_reminded=last_reminded())
+        return super().get_queryset(request).prefetch_related("campaign", "manager", "coordinator")
+
+    def get_changelist(self, request, **kwargs):
+        return ResponseChangeList
 
     # -- columns -----------------------------------------------------------------
 
@@ -358,9 +387,21 @@ class ResponseAdmin(HistoryAdmin):
     def kind(self, obj):
         return obj.department.get_kind_display()
 
-    @admin.display(description="last reminded", ordering="last_reminded")
+    # Sorting by this column computes it for every row; showing it, for the page only.
+    @admin.display(description="last reminded", ordering=last_reminded())
     def last_reminded_at(self, obj):
         return obj.last_reminded
+
+    def action_checkbox(self, obj):
+        # Django's markup, without rendering a widget template for each row: that
+        # was a fifth of the list's time.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" '
+            'aria-label="Select this object for an action - {}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            str(obj),
+        )
 
     # -- permissions ---------------------------------------------------------------
 

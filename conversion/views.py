@@ -65,18 +65,48 @@ def department_page(view):
     def wrapper(request, campaign, code, **kwargs):
         if request.user.is_staff:
             raise Http404("STND staff use the admin.")
-        campaign = get_object_or_404(Campaign, slug=campaign, opens_at__lte=timezone.now())
-        department = get_object_or_404(Department.objects.for_user(request.user), code=code)
-        try:
-            response, _ = Response.objects.select_related(
-                "manager", "coordinator", "campaign__new_contract", "department"
-            ).get_or_create(campaign=campaign, department=department)
-        except IntegrityError:  # created meanwhile by a colleague's first visit
-            response = Response.objects.get(campaign=campaign, department=department)
-        response.campaign, response.department = campaign, department
+        response = _find_response(request.user, campaign, code)
         return view(request, response, **kwargs)
 
     return wrapper
+
+
+_RESPONSE_RELATED = (
+    "manager",
+    "coordinator",
+    "campaign__old_contract",
+    "campaign__new_contract",
+    "department",
+)
+
+
+def _find_response(user, slug, code):
+    """The response of an open campaign and one of the user's departments, or 404.
+
+    Every page asks this, so the usual case (the response exists) is one query; the
+    campaign and department are looked up separately only for a department's first
+    visit, which creates the response."""
+    now = timezone.now()
+    mine = Department.objects.for_user(user)
+    try:
+        return Response.objects.select_related(*_RESPONSE_RELATED).get(
+            campaign__slug=slug,
+            campaign__opens_at__lte=now,
+            department__code=code,
+            department__in=mine,
+        )
+    except Response.DoesNotExist:
+        pass
+    campaign = get_object_or_404(Campaign, slug=slug, opens_at__lte=now)
+    department = get_object_or_404(mine, code=code)
+    try:
+        response, _ = Response.objects.select_related(*_RESPONSE_RELATED).get_or_create(
+            campaign=campaign, department=department
+        )
+    except IntegrityError:  # created meanwhile by a colleague's first visit
+        response = Response.objects.get(campaign=campaign, department=department)
+    response.campaign, response.department = campaign, department
+    return response
 
 
 def _url(name, response, **kwargs):
@@ -125,7 +155,10 @@ def overview(request, response):
         }
         for section, name in SECTION_PAGES.items()
     ]
-    revision = response.revisions.select_related("submitted_by").order_by("-number").first()
+    # A revision is written at each submission, which also sets submitted_at.
+    revision = None
+    if response.submitted_at:
+        revision = response.revisions.select_related("submitted_by").order_by("-number").first()
     return _page(
         request,
         "conversion/overview.html",
@@ -148,15 +181,18 @@ def _section(
     shown. A save based on an older version is refused (409) with what changed;
     the person's typed values stay in the form, and saving again keeps theirs."""
     progress = workflow.progress_by_section(response)[section]
-    # `shown`: the answers as this page shows them, when the view has them already.
-    loaded = workflow.loaded_token(progress=progress, answers=shown or answers())
     conflict = None
     status = 200
-    if request.method == "POST":
+    if request.method != "POST":
+        # `shown`: the answers as this page shows them, when the view has them already.
+        loaded = workflow.loaded_token(progress=progress, answers=shown or answers())
+    else:
+        # The version and answers this person loaded come back with the form.
         loaded = request.POST.get("loaded", "")
         version, before = workflow.read_loaded_token(loaded)
-        if workflow.editing_closed_reason(response):
-            messages.error(request, workflow.editing_closed_reason(response))
+        reason = workflow.editing_closed_reason(response)
+        if reason:
+            messages.error(request, reason)
             return redirect(_url("survey:overview", response))
         if form.is_valid():
             try:
@@ -273,12 +309,12 @@ def service_lines(request, response, offering_id):
         ),
         pk=offering_id,
     )
-    if not lines.exists():
-        raise Http404("The department holds no such service.")
     query = request.GET.get("q", "").strip()[:60]
-    if query:
-        lines = lines.filter(identifier__icontains=query)
-    paginator = Paginator(lines.order_by("identifier", "pk"), LINES_PER_PAGE)
+    shown_lines = lines.filter(identifier__icontains=query) if query else lines
+    paginator = Paginator(shown_lines.order_by("identifier", "pk"), LINES_PER_PAGE)
+    # The paginator counts the lines anyway; a search that finds none is not a 404.
+    if paginator.count == 0 and (not query or not lines.exists()):
+        raise Http404("The department holds no such service.")
     page = paginator.get_page(request.GET.get("page"))
     page_lines = list(page.object_list)
     exceptions = {
@@ -306,6 +342,7 @@ def service_lines(request, response, offering_id):
     )
 
     def answers():
+        """The saved decisions as the page shows them, read again (at a save)."""
         current = {
             d.line_id: d
             for d in Decision.objects.filter(response=response, line__in=page_lines)
@@ -317,6 +354,9 @@ def service_lines(request, response, offering_id):
             .select_related("target__contractor")
             .first()
         )
+        return as_shown(current, group)
+
+    def as_shown(current, group):
         shown = {
             "Decision for the whole group": workflow._decision_text(
                 group.choice if group else default,
@@ -340,6 +380,7 @@ def service_lines(request, response, offering_id):
         form=form,
         template="conversion/service_lines.html",
         answers=answers,
+        shown=as_shown(exceptions, group_decision),
         written="The decisions for these lines are",
         offering=offering,
         page=page,

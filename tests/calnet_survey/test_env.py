@@ -44,6 +44,12 @@ def test_postgres_url_uses_psycopg_with_the_pool_and_health_checks():
     assert db["OPTIONS"]["pool"]["max_size"] == 4
     assert db["OPTIONS"]["sslmode"] == "require"
     assert db["CONN_HEALTH_CHECKS"] is True
+    # Prepared statements (server-side binding) unless a transaction pooler forbids them.
+    assert db["OPTIONS"]["server_side_binding"] is True
+    assert db["OPTIONS"]["prepare_threshold"] == 2
+    plain = env.database_from_url("postgres://app@db/calnet", prepared_statements=False)
+    assert "server_side_binding" not in plain["OPTIONS"]
+    assert "prepare_threshold" not in plain["OPTIONS"]
 
 
 def test_sqlite_url_and_unknown_scheme():

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conversion import demo_answers, demo_data
@@ -87,6 +87,8 @@ class Command(BaseCommand):
         named = [d for d in named if d not in self.example_departments(departments)]
         if not no_answers:
             self.load_responses(campaign, named, stnd_user)
+        if scale == "large":
+            self.open_every_response(campaign)
 
         counts = {
             "departments": Department.objects.count(),
@@ -107,6 +109,22 @@ class Command(BaseCommand):
         )
         if not no_accounts:
             self.print_sign_in_help(departments)
+
+    def open_every_response(self, campaign):
+        """Large scale: every department has opened its survey (a response, not started),
+        so the admin list holds 5,000 responses as it would a few days into a campaign.
+        Then refresh the planner's statistics, which a bulk load leaves behind."""
+        have = set(Response.objects.filter(campaign=campaign).values_list("department", flat=True))
+        missing = [
+            Response(campaign=campaign, department_id=pk)
+            for pk in Department.objects.exclude(pk__in=have).values_list("pk", flat=True)
+        ]
+        Response.objects.bulk_create(missing, batch_size=BATCH, ignore_conflicts=True)
+        if missing:
+            self.stdout.write(f"Opened {len(missing):,} more responses (not started).")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
 
     # -- the catalogue -----------------------------------------------------------------
 
