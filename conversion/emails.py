@@ -197,8 +197,9 @@ def deliver_rows(emails, *, mailer=None):
 
 
 def deliver_due(*, now=None):
-    """Claim and send every message that is due (pending past its retry time, or
-    whose sender died mid-send). Safe to run on any number of nodes at once.
+    """Claim and send every message that is due (pending past its retry time, and in
+    a run's first batch those whose sender died mid-send). Safe to run on any number
+    of nodes at once.
 
     Messages are claimed CLAIM_BATCH at a time (FOR UPDATE SKIP LOCKED, so
     concurrent senders take disjoint batches) and each is marked sent as soon as
@@ -207,7 +208,9 @@ def deliver_due(*, now=None):
     mailer = mailers.default
     try:
         _commit_without_disk_wait(True)
-        while batch := _claim_batch(now or timezone.now()):
+        first = True
+        while batch := _claim_batch(now or timezone.now(), lapsed=first):
+            first = False
             for index, email in enumerate(batch):
                 outcome = _send_claimed(email, mailer, in_sender_run=True)
                 stats.add(outcome)
@@ -233,15 +236,30 @@ def _commit_without_disk_wait(on):
             cursor.execute("SET synchronous_commit TO OFF" if on else "RESET synchronous_commit")
 
 
-def _claim_batch(now):
-    """Claim up to CLAIM_BATCH due messages for this sender; returns them."""
+def _claim_batch(now, *, lapsed=True):
+    """Claim up to CLAIM_BATCH due messages for this sender; returns them.
+
+    The two kinds of due message (see OutboundEmailQuerySet.due) are taken by two
+    queries, each reading the (status, next_attempt_at) index in order: one query
+    with an OR between them sorted every due row to find the first twenty, so a
+    queue of 15,000 messages cost 10 ms a batch. `lapsed=False` skips the claims of
+    dead senders: a run takes those in its first batch only, since reading past the
+    index entries its own claims leave behind costs more as the run goes on."""
     with transaction.atomic():
-        pks = list(
-            OutboundEmail.objects.due(now)
+        pks = []
+        if lapsed:
+            pks = list(
+                OutboundEmail.objects.filter(status=EmailStatus.SENDING, claimed_until__lt=now)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:CLAIM_BATCH]
+            )
+        pending = (
+            OutboundEmail.objects.filter(status=EmailStatus.PENDING, next_attempt_at__lte=now)
             .select_for_update(skip_locked=True)
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)[:CLAIM_BATCH]
+            .order_by("next_attempt_at")
         )
+        if len(pks) < CLAIM_BATCH:
+            pks += pending.values_list("pk", flat=True)[: CLAIM_BATCH - len(pks)]
         if not pks:
             return []
         # The lease runs from the claim; CLAIM_BATCH keeps a whole batch inside it.
@@ -296,11 +314,11 @@ def _send_claimed(email, mailer, *, in_sender_run=False):
     email.sent_at = timezone.now()
     email.claimed_until = None
     email.last_error = ""
-    mark = OutboundEmail.objects.filter(pk=email.pk)
-    fields = {"status": email.status, "sent_at": email.sent_at, "claimed_until": None}
     if in_sender_run:
-        # One statement, committed without waiting for the disk (deliver_due set that).
-        mark.update(**fields, last_error="")
+        # One autocommitted statement that does not wait for the disk (deliver_due set
+        # that), in plain SQL: building it with the ORM cost as much as running it.
+        with connection.cursor() as cursor:
+            cursor.execute(_MARK_SENT, [email.status, email.sent_at, email.pk])
         return "sent"
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -308,8 +326,16 @@ def _send_claimed(email, mailer, *, in_sender_run=False):
             # this one transaction of a web request.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        mark.update(**fields, last_error="")
+        OutboundEmail.objects.filter(pk=email.pk).update(
+            status=email.status, sent_at=email.sent_at, claimed_until=None, last_error=""
+        )
     return "sent"
+
+
+_MARK_SENT = (
+    "UPDATE conversion_outboundemail "
+    "SET status = %s, sent_at = %s, claimed_until = NULL, last_error = '' WHERE id = %s"
+)
 
 
 def _record_failure(email, error):
@@ -394,8 +420,30 @@ def email_message(email):
 # Bodies in quoted-printable UTF-8: readable in the raw message, and no line over SMTP's limit.
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
-# compat32 with SMTP's CRLF line endings: serialising without re-parsing each header.
-_SMTP_COMPAT32 = email_policy.compat32.clone(linesep="\r\n")
+
+
+class _SMTPCompat32(email_policy.Compat32):
+    """compat32 with SMTP's CRLF line endings: serialising without re-parsing each header.
+
+    compat32 folds every header through an email.header.Header, even one that already
+    fits on a line: that was almost half the cost of building a message. A short,
+    plain ASCII header is written as it is (the same bytes Header would give); any
+    other goes the standard way."""
+
+    def _fold(self, name, value, sanitize):
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and value.isprintable()
+            and "  " not in value
+            and value == value.strip()
+            and len(name) + 2 + len(value) <= self.max_line_length
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+_SMTP_COMPAT32 = _SMTPCompat32(linesep="\r\n")
 
 
 def smtp_envelope(email):

@@ -16,7 +16,14 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from conversion import rules, workflow
-from conversion.models import Choice, Decision, InventoryLine, MigrationPlans, Offering
+from conversion.models import (
+    MAX_LINE_QUANTITY,
+    Choice,
+    Decision,
+    InventoryLine,
+    MigrationPlans,
+    Offering,
+)
 from departments.models import Person, PersonSource, normalize_email
 
 
@@ -513,7 +520,9 @@ class AddLineForm(ErrorSummaryMixin, forms.Form):
         empty_label="Choose the service",
     )
     identifier = forms.CharField(label="Account, telephone or circuit number", max_length=60)
-    quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=100_000, initial=1)
+    quantity = forms.IntegerField(
+        label="Quantity", min_value=1, max_value=MAX_LINE_QUANTITY, initial=1
+    )
     location = forms.CharField(label="Location (address)", max_length=200, required=False)
 
     def __init__(self, data=None, *, response, user=None, **kwargs):

@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from conversion.models import Contract, Contractor, Offering
+from conversion.models import MAX_LINE_QUANTITY, Contract, Contractor, Offering
 from departments.models import (
     Department,
     DepartmentKind,
@@ -422,9 +422,10 @@ def _check_line_row(line, row, lookups, contract, result):
             quantity = int(row["quantity"])
         except ValueError:
             quantity = 0
-        if quantity < 1:
+        if not 1 <= quantity <= MAX_LINE_QUANTITY:
             reasons.append(
-                f"quantity must be a whole number of at least 1, not “{row['quantity']}”."
+                f"quantity must be a whole number from 1 to {MAX_LINE_QUANTITY:,}, "
+                f"not “{row['quantity']}”."
             )
     if reasons:
         result.error(line, " ".join(reasons))
@@ -466,7 +467,7 @@ def _checked_lines(reader, header, lookups, contract, result):
                 and len(identifier) <= identifier_limit
                 and len(location) <= location_limit
                 and isinstance(quantity, int)
-                and quantity >= 1
+                and 1 <= quantity <= MAX_LINE_QUANTITY
             ):
                 result.rows += 1
                 batch.append(

@@ -134,6 +134,11 @@ class InventoryLineQuerySet(models.QuerySet):
         )
 
 
+# The most of one service a single inventory line may hold (a form's and an import's
+# limit; PostgreSQL's integer column would refuse more than 2,147,483,647 outright).
+MAX_LINE_QUANTITY = 100_000
+
+
 class InventoryLine(models.Model):
     """One CALNET 2 service a department holds today (from STND's inventory import)."""
 

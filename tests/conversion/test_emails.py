@@ -505,3 +505,28 @@ def test_smtp_bytes_carry_the_same_headers_and_parts_as_the_django_message(campa
     assert text_of(fast, "plain") == text_of(django, "plain") == row.body_text.strip()
     assert text_of(fast, "html") == text_of(django, "html") == row.body_html
     assert fast["Date"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Reminder: CALNET 2 to CALNET 3 Conversion Survey due in 3 days",
+        "x" * 200,
+        "word " * 15,
+        "two  spaces",
+        " leading space",
+        "tab\there",
+        "é",
+        "=?utf-8?b?w6k=?=",
+        'multipart/alternative; boundary="===============1234567890123456789=="',
+    ],
+)
+def test_the_fast_header_folding_writes_what_compat32_writes(value):
+    # smtp_envelope skips compat32's Header object for short ASCII headers: the bytes
+    # must be the standard library's own, whatever the header holds.
+    import email.policy
+
+    standard = email.policy.compat32.clone(linesep="\r\n")
+    assert emails._SMTP_COMPAT32.fold_binary("Subject", value) == standard.fold_binary(
+        "Subject", value
+    )
