@@ -213,7 +213,7 @@ def _section_form_arguments(response, section):
             "on": on,
         }
     if section == Section.TIMEFRAME:
-        return {"groups": response.service_groups()}
+        return {"groups": response.service_groups}  # called only for a suggestion
     return {}
 
 

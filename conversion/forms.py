@@ -344,6 +344,38 @@ class ServicesForm(ErrorSummaryMixin, forms.Form):
             parts.append("</optgroup>")
         return mark_safe("".join(parts))  # noqa: S308 (every part escaped above)
 
+    def choice_inputs_html(self, pk, field, chosen):
+        """The group's radio buttons, each with what it entails, then "Not decided yet".
+
+        Built in Python for the reason target_options_html is: a template loop over
+        every option of every group was the largest part of this page's time. Each
+        option's notes are tied to it with aria-describedby."""
+        name, auto_id = escape(field.html_name), escape(field.auto_id)
+        invalid = " is-invalid" if field.errors else ""
+        parts = []
+        for i, option in enumerate(self.options[pk]):
+            checked = option.choice == chosen
+            state = " checked" if checked else (" disabled" if not option.available else "")
+            notes = "".join(f"<li>{escape(note)}</li>" for note in option.entails)
+            parts.append(
+                f'<div class="form-check option{"" if option.available else " unavailable"}">'
+                f'<input class="form-check-input{invalid}" type="radio" name="{name}" '
+                f'id="{auto_id}_{i}" value="{escape(option.choice.value)}" '
+                f'aria-describedby="entails-{pk}-{i}"{state}>'
+                f'<label class="form-check-label" for="{auto_id}_{i}">'
+                f"{escape(option.label)}</label>"
+                f'<ul class="entails" id="entails-{pk}-{i}">{notes}</ul></div>'
+            )
+        undecided = len(self.options[pk])
+        parts.append(
+            '<div class="form-check option">'
+            f'<input class="form-check-input" type="radio" name="{name}" '
+            f'id="{auto_id}_{undecided}" value=""{"" if chosen else " checked"}>'
+            f'<label class="form-check-label" for="{auto_id}_{undecided}">Not decided yet</label>'
+            "</div>"
+        )
+        return mark_safe("".join(parts))  # noqa: S308 (every part escaped above)
+
     def rows(self):
         """What the template shows for each group: its options, values and errors."""
         rows = []
@@ -359,11 +391,7 @@ class ServicesForm(ErrorSummaryMixin, forms.Form):
                     "chosen": chosen,
                     "chosen_target": target_field.value() or "",
                     "target_options": self.target_options_html(target_field.value() or ""),
-                    "options": [
-                        {"option": option, "index": i, "checked": option.choice == chosen}
-                        for i, option in enumerate(self.options[pk])
-                    ],
-                    "undecided_index": len(self.options[pk]),
+                    "choice_inputs": self.choice_inputs_html(pk, choice_field, chosen),
                 }
             )
         return rows
@@ -583,16 +611,20 @@ class TimeframeForm(ErrorSummaryMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
-    def __init__(self, data=None, *, response, groups=(), user=None, **kwargs):
+    def __init__(self, data=None, *, response, groups=list, user=None, **kwargs):
+        """`groups`: a callable giving the response's service groups, called only
+        when "plans to migrate" is unanswered and the page shows a suggestion."""
         self.response = response
         self.user = user
         month = workflow._month_data
+        plans = response.migration_plans
+        if not plans and data is None:
+            plans = workflow.suggested_migration_plans(groups())
         initial = {
             "window_start": month(response.window_start) or "",
             "window_end": month(response.window_end) or "",
             "blackout_periods": response.blackout_periods,
-            "migration_plans": response.migration_plans
-            or workflow.suggested_migration_plans(groups),
+            "migration_plans": plans,
             "comments": response.comments,
         }
         super().__init__(data, initial=initial, **kwargs)

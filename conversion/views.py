@@ -420,11 +420,10 @@ def add_line(request, response):
 @department_page
 @require_http_methods(["GET", "POST"])
 def timeframe_section(request, response):
-    groups = response.service_groups()
     form = TimeframeForm(
         request.POST if request.method == "POST" else None,
         response=response,
-        groups=groups,
+        groups=response.service_groups,
         user=request.user,
     )
     return _section(
