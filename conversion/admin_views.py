@@ -58,6 +58,7 @@ def dashboard(request):
     decided = figures.decisions(campaign)
     months = figures.windows(campaign)
     page = Paginator(figures.non_responders(campaign), 50).get_page(request.GET.get("page"))
+    page.object_list = figures.with_reminders(campaign, page.object_list)
     statuses = figures.statuses_of(campaign, [d.pk for d in page])
     labels = dict(ResponseStatus.choices)
     for department in page:

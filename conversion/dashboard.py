@@ -30,6 +30,7 @@ from conversion.models import (
     EmailKind,
     InventoryLine,
     Offering,
+    OutboundEmail,
     Response,
     ResponseStatus,
     Revision,
@@ -254,21 +255,38 @@ def windows(campaign):
 
 
 def non_responders(campaign):
-    """Active departments that have not submitted, with their status and how many
-    reminders and overdue notices were sent to them: a queryset, to paginate."""
+    """Active departments that have not submitted, by name: a queryset, to paginate.
+    `with_reminders` then adds the reminder figures to the page shown."""
     submitted = Response.objects.filter(campaign=campaign, submitted_at__isnull=False)
-    sent = Q(
-        emails__campaign=campaign, emails__kind__in=REMINDER_KINDS, emails__sent_at__isnull=False
-    )
     return (
         Department.objects.active()
         .exclude(pk__in=submitted.values("department_id"))
-        .annotate(
-            reminders=Count("emails", filter=sent),
-            last_reminded=Max("emails__sent_at", filter=sent),
-        )
         .order_by("name", "code")
     )
+
+
+def with_reminders(campaign, departments):
+    """Set `reminders` (how many reminders and overdue notices were sent) and
+    `last_reminded` on each department given, in one query; returns them.
+
+    Only for the page shown: counting the emails of all 5,000 departments before
+    paginating was a third of the dashboard's time."""
+    departments = list(departments)
+    sent = {
+        d: (n, last)
+        for d, n, last in OutboundEmail.objects.filter(
+            campaign=campaign,
+            kind__in=REMINDER_KINDS,
+            sent_at__isnull=False,
+            department__in=departments,
+        )
+        .values_list("department")
+        .annotate(n=Count("pk"), last=Max("sent_at"))
+        .order_by()
+    }
+    for department in departments:
+        department.reminders, department.last_reminded = sent.get(department.pk, (0, None))
+    return departments
 
 
 def statuses_of(campaign, departments):
