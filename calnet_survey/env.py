@@ -66,7 +66,9 @@ def env_choice(name, default, choices):
     return value
 
 
-def database_from_url(url, *, name="DATABASE_URL", pool_size=4, prepared_statements=True):
+def database_from_url(
+    url, *, name="DATABASE_URL", pool_size=4, prepared_statements=True, server_side_cursors=True
+):
     """Turn `sqlite:///path` or `postgres://user:pass@host:port/db` into a DATABASES entry.
 
     PostgreSQL goes through psycopg 3 with Django's connection pool; health
@@ -78,6 +80,9 @@ def database_from_url(url, *, name="DATABASE_URL", pool_size=4, prepared_stateme
     again. Planning the survey's joins took longer than running them (about 4 ms
     against 0.3 ms for the page's main query). Turn it off behind a pooler in
     transaction mode (PgBouncer before 1.21), which cannot keep prepared statements.
+
+    `server_side_cursors`: streamed exports read through named cursors, which a
+    transaction-mode pooler cannot keep either; off, Django fetches in one go.
     """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -112,6 +117,7 @@ def database_from_url(url, *, name="DATABASE_URL", pool_size=4, prepared_stateme
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": 0,
             "CONN_HEALTH_CHECKS": True,
+            "DISABLE_SERVER_SIDE_CURSORS": not server_side_cursors,
             "OPTIONS": options,
             "TEST": {"NAME": f"test_{database}"},
         }

@@ -113,6 +113,7 @@ DATABASES = {
         DATABASE_URL,
         pool_size=env_int("DATABASE_POOL_SIZE", 4),
         prepared_statements=env_bool("DATABASE_PREPARED_STATEMENTS", True),
+        server_side_cursors=env_bool("DATABASE_SERVER_SIDE_CURSORS", True),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

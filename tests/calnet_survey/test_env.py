@@ -50,6 +50,9 @@ def test_postgres_url_uses_psycopg_with_the_pool_and_health_checks():
     plain = env.database_from_url("postgres://app@db/calnet", prepared_statements=False)
     assert "server_side_binding" not in plain["OPTIONS"]
     assert "prepare_threshold" not in plain["OPTIONS"]
+    assert db["DISABLE_SERVER_SIDE_CURSORS"] is False
+    pooled = env.database_from_url("postgres://app@db/calnet", server_side_cursors=False)
+    assert pooled["DISABLE_SERVER_SIDE_CURSORS"] is True
 
 
 def test_sqlite_url_and_unknown_scheme():
