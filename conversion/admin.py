@@ -12,7 +12,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, Max, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -29,7 +29,6 @@ from conversion.models import (
     Contractor,
     CsvImport,
     Decision,
-    EmailKind,
     InternalNote,
     InventoryLine,
     Offering,
@@ -43,19 +42,13 @@ from departments.models import Department
 
 install_stnd_admin_site(admin.site)
 
-REMINDER_KINDS = [EmailKind.REMINDER, EmailKind.OVERDUE]
-
 
 def last_reminded():
     """When a response's department was last sent a reminder or overdue notice for
-    its campaign: a subquery, so the list needs no query per row."""
+    its campaign, as a subquery: what sorting the list by that column needs."""
     return Subquery(
-        OutboundEmail.objects.filter(
-            campaign=OuterRef("campaign"),
-            department=OuterRef("department"),
-            kind__in=REMINDER_KINDS,
-            sent_at__isnull=False,
-        )
+        OutboundEmail.objects.reminders_sent()
+        .filter(campaign=OuterRef("campaign"), department=OuterRef("department"))
         .order_by("-sent_at")
         .values("sent_at")[:1]
     )
@@ -304,19 +297,9 @@ class ResponseChangeList(ChangeList):
     def get_results(self, request):
         super().get_results(request)
         rows = list(self.result_list)
-        sent = (
-            OutboundEmail.objects.filter(
-                kind__in=REMINDER_KINDS,
-                sent_at__isnull=False,
-                department__in=[r.department_id for r in rows],
-            )
-            .values_list("campaign", "department")
-            .annotate(last=Max("sent_at"))
-            .order_by()
-        )
-        last = {(campaign, department): when for campaign, department, when in sent}
+        figures = OutboundEmail.objects.reminder_figures([r.department_id for r in rows])
         for row in rows:
-            row.last_reminded = last.get((row.campaign_id, row.department_id))
+            _, row.last_reminded = figures.get((row.campaign_id, row.department_id), (0, None))
 
 
 @admin.register(Response)

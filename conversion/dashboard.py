@@ -16,7 +16,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.html import escape, format_html
@@ -27,7 +27,6 @@ from conversion.models import (
     MIGRATIONS,
     Choice,
     Decision,
-    EmailKind,
     InventoryLine,
     Offering,
     OutboundEmail,
@@ -37,7 +36,6 @@ from conversion.models import (
 )
 from departments.models import Department, DepartmentKind
 
-REMINDER_KINDS = [EmailKind.REMINDER, EmailKind.OVERDUE]
 UNDECIDED = "undecided"
 CHOICE_ORDER = [Choice.TRANSITION, Choice.MIGRATE_CONTRACTOR, Choice.MIGRATE_SERVICE]
 CHOICE_ORDER += [Choice.DISCONNECT, UNDECIDED]
@@ -272,20 +270,11 @@ def with_reminders(campaign, departments):
     Only for the page shown: counting the emails of all 5,000 departments before
     paginating was a fifth of the dashboard's time."""
     departments = list(departments)
-    sent = {
-        d: (n, last)
-        for d, n, last in OutboundEmail.objects.filter(
-            campaign=campaign,
-            kind__in=REMINDER_KINDS,
-            sent_at__isnull=False,
-            department__in=departments,
-        )
-        .values_list("department")
-        .annotate(n=Count("pk"), last=Max("sent_at"))
-        .order_by()
-    }
+    figures = OutboundEmail.objects.filter(campaign=campaign).reminder_figures(departments)
     for department in departments:
-        department.reminders, department.last_reminded = sent.get(department.pk, (0, None))
+        department.reminders, department.last_reminded = figures.get(
+            (campaign.pk, department.pk), (0, None)
+        )
     return departments
 
 

@@ -755,7 +755,28 @@ class EmailStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# What counts as chasing a department: the "last reminded" and "reminders sent" figures.
+REMINDER_KINDS = [EmailKind.REMINDER, EmailKind.OVERDUE]
+
+
 class OutboundEmailQuerySet(models.QuerySet):
+    def reminders_sent(self):
+        """Reminders and overdue notices that went out."""
+        return self.filter(kind__in=REMINDER_KINDS, sent_at__isnull=False)
+
+    def reminder_figures(self, departments):
+        """{(campaign id, department id): (how many reminders and overdue notices were
+        sent, when the last went)} for the given departments, in one query. Pages
+        ask it for the rows they show, never for every department."""
+        rows = (
+            self.reminders_sent()
+            .filter(department__in=departments)
+            .values_list("campaign", "department")
+            .annotate(n=models.Count("pk"), last=models.Max("sent_at"))
+            .order_by()
+        )
+        return {(campaign, department): (n, last) for campaign, department, n, last in rows}
+
     def due(self, now):
         """Messages a sender may claim now: pending and past their retry time, or
         'sending' whose claim lapsed (the sender died mid-send)."""
