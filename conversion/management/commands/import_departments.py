@@ -6,10 +6,10 @@ The format is in README.md ("CSV imports"). Every bad row is listed with its
 line number; nothing is imported if any row fails.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from conversion.imports import NotText, import_departments
-from conversion.management.commands.import_inventory import report
+from conversion.imports import import_departments
+from conversion.management.commands.import_inventory import import_file, report
 
 
 class Command(BaseCommand):
@@ -22,13 +22,5 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, path, dry_run=False, **options):
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as file:
-                result = import_departments(file, dry_run=dry_run)
-        except UnicodeDecodeError as error:
-            raise CommandError(f"{path} is not UTF-8 ({error.reason}).") from None
-        except NotText as error:
-            raise CommandError(f"{path}: {error}") from None
-        except OSError as error:
-            raise CommandError(str(error)) from None
+        result = import_file(path, import_departments, dry_run=dry_run)
         report(self, result, dry_run=dry_run)

@@ -16,6 +16,20 @@ from conversion.imports import NotText, import_inventory
 from conversion.models import Contract
 
 
+def import_file(path, importer, **options):
+    """Run `importer` on the CSV file at `path`; a file that cannot be read as UTF-8
+    text stops the command with a message naming the file."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as file:
+            return importer(file, **options)
+    except UnicodeDecodeError as error:
+        raise CommandError(f"{path} is not UTF-8 ({error.reason}).") from None
+    except NotText as error:
+        raise CommandError(f"{path}: {error}") from None
+    except OSError as error:
+        raise CommandError(str(error)) from None
+
+
 def report(command, result, *, dry_run):
     """Print an import's errors and summary; fail (exit status 1) if there were errors."""
     for line, reason in result.errors:
@@ -52,16 +66,8 @@ class Command(BaseCommand):
             rate = rows / max(time.monotonic() - started, 0.001)
             self.stderr.write(f"  {rows:,} rows ({rate:,.0f} rows/s)")
 
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as file:
-                result = import_inventory(
-                    file, contract=contract, dry_run=dry_run, progress=progress
-                )
-        except UnicodeDecodeError as error:
-            raise CommandError(f"{path} is not UTF-8 ({error.reason}).") from None
-        except NotText as error:
-            raise CommandError(f"{path}: {error}") from None
-        except OSError as error:
-            raise CommandError(str(error)) from None
+        result = import_file(
+            path, import_inventory, contract=contract, dry_run=dry_run, progress=progress
+        )
         report(self, result, dry_run=dry_run)
         self.stdout.write(f"Took {time.monotonic() - started:.1f}s.")
