@@ -314,21 +314,20 @@ def _send_claimed(email, mailer, *, in_sender_run=False):
     email.sent_at = timezone.now()
     email.claimed_until = None
     email.last_error = ""
+    # One statement, in plain SQL: building it with the ORM cost as much as running it.
+    sent_at = connection.ops.adapt_datetimefield_value(email.sent_at)  # as the ORM stores it
+    mark = [email.status, sent_at, email.pk]
     if in_sender_run:
-        # One autocommitted statement that does not wait for the disk (deliver_due set
-        # that), in plain SQL: building it with the ORM cost as much as running it.
+        # Autocommitted, without waiting for the disk (deliver_due set that).
         with connection.cursor() as cursor:
-            cursor.execute(_MARK_SENT, [email.status, email.sent_at, email.pk])
+            cursor.execute(_MARK_SENT, mark)
         return "sent"
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The same trade as a sender run (see _commit_without_disk_wait), for
             # this one transaction of a web request.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        OutboundEmail.objects.filter(pk=email.pk).update(
-            status=email.status, sent_at=email.sent_at, claimed_until=None, last_error=""
-        )
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(_MARK_SENT, mark)
     return "sent"
 
 
