@@ -67,5 +67,30 @@ def submit(response, *, at=None, late=False, number=1):
     return response
 
 
+def answer_every_section(response, *, manager, coordinator, centrex):
+    """Every section answered, not submitted: the `centrex` group (no CALNET 3
+    successor) disconnects, the rest transition automatically."""
+    from conversion.models import Choice, MigrationPlans, Section, SectionProgress
+
+    decide(response, centrex, Choice.DISCONNECT)
+    months = response.campaign.months()
+    Response.objects.filter(pk=response.pk).update(
+        department_confirmed=True,
+        manager=manager,
+        coordinator=coordinator,
+        window_start=months[1],
+        window_end=months[2],
+        migration_plans=MigrationPlans.NO,
+        status=ResponseStatus.IN_PROGRESS,
+        version=4,
+    )
+    for section in Section:
+        SectionProgress.objects.create(
+            response=response, section=section, version=1, is_complete=True
+        )
+    response.refresh_from_db()
+    return response
+
+
 def respond(campaign, department, **fields):
     return Response.objects.create(campaign=campaign, department=department, **fields)

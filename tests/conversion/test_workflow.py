@@ -12,19 +12,15 @@ from django.test import Client
 from django.urls import reverse
 
 from conversion.models import (
-    Choice,
-    Decision,
     EmailKind,
-    MigrationPlans,
     OutboundEmail,
     Response,
     ResponseStatus,
     Revision,
-    Section,
-    SectionProgress,
 )
 from departments.models import Person, PersonSource
 from tests.conftest import make_user_for
+from tests.conversion.test_admin_support import answer_every_section
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -70,26 +66,9 @@ def coordinator(department):
 def complete(response, manager, coordinator, catalogue):
     """A response with every section answered (Centrex, with no CALNET 3 successor,
     disconnects; the rest transition automatically)."""
-    Decision.objects.create(
-        response=response, offering=catalogue.att_centrex_2, choice=Choice.DISCONNECT
+    return answer_every_section(
+        response, manager=manager, coordinator=coordinator, centrex=catalogue.att_centrex_2
     )
-    months = response.campaign.months()
-    Response.objects.filter(pk=response.pk).update(
-        department_confirmed=True,
-        manager=manager,
-        coordinator=coordinator,
-        window_start=months[1],
-        window_end=months[2],
-        migration_plans=MigrationPlans.NO,
-        status=ResponseStatus.IN_PROGRESS,
-        version=4,
-    )
-    for section in Section:
-        SectionProgress.objects.create(
-            response=response, section=section, version=1, is_complete=True
-        )
-    response.refresh_from_db()
-    return response
 
 
 def submit(client, response, *, attest=True, version=None):

@@ -12,13 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from django.apps import apps
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from conversion.models import Response
 from departments.models import Person, PersonSource
 from tests.conftest import make_department, make_user_for
+from tests.conversion.test_admin_support import answer_every_section, make_staff
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -29,16 +28,6 @@ FIGURES = ROOT / "var" / "reliability"
 DATA_APPS = ("conversion", "departments", "auth")
 # Rows every request may touch without changing anyone's data.
 NOT_DATA = {"auth.permission", "auth.group_permissions"}
-
-
-def staff(username, group):
-    user = get_user_model().objects.create_user(
-        username=username, email=f"{username}@stnd.example.gov", password="s3cret-Pa55word!"
-    )
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 def client_for(user):
@@ -87,8 +76,8 @@ def make_world(catalogue, campaign):
         response_b=response_b,
         member=make_user_for(a.atr),
         other=make_user_for(b.atr),
-        analyst=staff("analyst", "STND analyst"),
-        administrator=staff("administrator", "STND administrator"),
+        analyst=make_staff("analyst", "STND analyst"),
+        administrator=make_staff("administrator", "STND administrator"),
     )
 
 
@@ -141,37 +130,12 @@ def in_ci():
 
 def complete(world):
     """Department A's answers complete (its ATR is Manager and Coordinator), not submitted."""
-    from conversion.models import (
-        Choice,
-        Decision,
-        MigrationPlans,
-        Response,
-        ResponseStatus,
-        Section,
-        SectionProgress,
-    )
-
-    response = world.response_a
-    Decision.objects.create(
-        response=response, offering=world.catalogue.att_centrex_2, choice=Choice.DISCONNECT
-    )
-    months = world.campaign.months()
-    Response.objects.filter(pk=response.pk).update(
-        department_confirmed=True,
+    return answer_every_section(
+        world.response_a,
         manager=world.a.atr,
         coordinator=world.a.atr,
-        window_start=months[1],
-        window_end=months[2],
-        migration_plans=MigrationPlans.NO,
-        status=ResponseStatus.IN_PROGRESS,
-        version=4,
+        centrex=world.catalogue.att_centrex_2,
     )
-    for section in Section:
-        SectionProgress.objects.create(
-            response=response, section=section, version=1, is_complete=True
-        )
-    response.refresh_from_db()
-    return response
 
 
 def postgres_only():
